@@ -1,0 +1,170 @@
+"""Arithmetic on TT tensors and TT-matrices: sums, scaling, products, norms.
+
+Every operation here works on the 3-d view of the cores and so serves both
+types; the two operands of a binary operation must be of one type, with equal
+modes, from one array library.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import array_api_compat
+
+from . import backend
+from ._base import TTBase, _is_scalar, _scalar_value
+from .canonical import qr_sweep
+from .contract import einsum
+from .decompositions import safe_norm
+from .errors import ShapeMismatchError
+
+__all__ = ["add", "scale", "hadamard", "dot", "norm", "kron"]
+
+
+def _modes(tt: TTBase):
+    return tt.shape if not hasattr(tt, "row_modes") else (tt.row_modes, tt.col_modes)
+
+
+def _check_pair(a, b, op: str):
+    if not isinstance(a, TTBase) or not isinstance(b, TTBase):
+        raise TypeError(f"{op} takes two TT objects, got {type(a).__name__} and {type(b).__name__}")
+    if type(a) is not type(b):
+        raise TypeError(f"{op} needs operands of one type, got {type(a).__name__} and {type(b).__name__}")
+    if _modes(a) != _modes(b):
+        raise ShapeMismatchError(f"{op} needs operands of equal modes, got {_modes(a)} and {_modes(b)}")
+    xp = backend.namespace(a._cores[0], b._cores[0])
+    common = xp.result_type(a.dtype, b.dtype)
+    return xp, common
+
+
+def _cast(xp, cores, dtype):
+    return [c if c.dtype == dtype else xp.astype(c, dtype) for c in cores]
+
+
+def add(a: TTBase, b: TTBase) -> TTBase:
+    """``a + b`` with block cores; ranks add.
+
+    Cost: ``O(d n r^2)`` memory and time; exact. Follow with
+    :func:`tensortrain.round` to recompress.
+    """
+    xp, dtype = _check_pair(a, b, "add")
+    A, B = _cast(xp, a._cores3d(), dtype), _cast(xp, b._cores3d(), dtype)
+    d = len(A)
+    if d == 1:
+        return a._from_cores3d([A[0] + B[0]])
+    cores = [xp.concat([A[0], B[0]], axis=2)]
+    for k in range(1, d - 1):
+        ra0, n, ra1 = A[k].shape
+        rb0, _, rb1 = B[k].shape
+        dev = array_api_compat.device(A[k])
+        top = xp.concat([A[k], xp.zeros((ra0, n, rb1), dtype=dtype, device=dev)], axis=2)
+        bottom = xp.concat([xp.zeros((rb0, n, ra1), dtype=dtype, device=dev), B[k]], axis=2)
+        cores.append(xp.concat([top, bottom], axis=0))
+    cores.append(xp.concat([A[-1], B[-1]], axis=0))
+    return a._from_cores3d(cores)
+
+
+def scale(tt: TTBase, alpha) -> TTBase:
+    """``alpha * tt`` for a Python, NumPy or 0-d array scalar, complex included.
+
+    The first core is scaled; a complex ``alpha`` makes a real TT complex.
+
+    Raises
+    ------
+    TypeError
+        For a non-scalar ``alpha``.
+    ValueError
+        For a NaN or infinite ``alpha``.
+    """
+    if not _is_scalar(alpha):
+        raise TypeError(f"alpha must be a scalar (a number or a 0-d array), got {type(alpha).__name__}")
+    value = _scalar_value(alpha)
+    if value != value or abs(value) == float("inf"):
+        raise ValueError(f"alpha must be finite, got {value!r}")
+    xp = tt.xp
+    cores = tt.cores
+    dtype = cores[0].dtype
+    if not isinstance(value, numbers.Real):
+        dtype = xp.complex64 if dtype in (xp.float32, xp.complex64) else xp.complex128
+        cores = _cast(xp, cores, dtype)
+    cores[0] = cores[0] * xp.asarray(value, dtype=dtype, device=array_api_compat.device(cores[0]))
+    return type(tt)._trusted(cores)
+
+
+def hadamard(a: TTBase, b: TTBase) -> TTBase:
+    """Elementwise product ``a * b``; ranks multiply.
+
+    Cost: ``O(d n r^4)``; exact.
+    """
+    xp, dtype = _check_pair(a, b, "hadamard")
+    A, B = _cast(xp, a._cores3d(), dtype), _cast(xp, b._cores3d(), dtype)
+    cores = []
+    for ca, cb in zip(A, B):
+        prod = einsum("aib,cid->acibd", ca, cb)
+        r0, r1 = ca.shape[0] * cb.shape[0], ca.shape[2] * cb.shape[2]
+        cores.append(xp.reshape(prod, (r0, ca.shape[1], r1)))
+    return a._from_cores3d(cores)
+
+
+def dot(a: TTBase, b: TTBase):
+    """Inner product ``sum(conj(a) * b)``, conjugating the first argument.
+
+    This is ``numpy.vdot(a.full(), b.full())``. The sweep rescales its carried
+    matrix at each core and keeps the scale as a logarithm, so no
+    intermediate over- or underflows whatever the number of cores.
+
+    Returns
+    -------
+    0-d array of the cores' library.
+
+    Cost: ``O(d n r^3)``.
+    """
+    xp, dtype = _check_pair(a, b, "dot")
+    A, B = _cast(xp, a._cores3d(), dtype), _cast(xp, b._cores3d(), dtype)
+    dev = array_api_compat.device(A[0])
+    carry = xp.ones((1, 1), dtype=dtype, device=dev)
+    log_scale = xp.zeros((), dtype=backend.real_dtype(xp, dtype), device=dev)
+    for ca, cb in zip(A, B):
+        carry = einsum("ac,aib,cid->bd", carry, xp.conj(ca), cb)
+        peak = xp.max(xp.abs(carry))
+        unit = xp.where(peak > 0, peak, xp.ones_like(peak))
+        carry = carry / xp.astype(unit, dtype)
+        log_scale = log_scale + xp.log(unit)
+    return carry[0, 0] * xp.astype(xp.exp(log_scale), dtype)
+
+
+def norm(tt: TTBase):
+    """Frobenius norm, from an orthogonalized core.
+
+    A right-to-left QR sweep moves the whole norm into the first core, whose
+    entries are then summed in squares. Unlike ``sqrt(dot(tt, tt))`` this
+    does not square the condition number: ``norm(x - y)`` keeps its digits when
+    ``x`` and ``y`` nearly cancel.
+
+    Returns
+    -------
+    0-d real array of the cores' library.
+
+    Cost: ``O(d n r^3)``.
+    """
+    if not isinstance(tt, TTBase):
+        raise TypeError(f"norm takes a TT object, got {type(tt).__name__}")
+    xp = tt.xp
+    cores, log_scale = qr_sweep(tt._cores3d(), "right")
+    return safe_norm(xp, cores[0]) * xp.exp(log_scale)
+
+
+def kron(a: TTBase, b: TTBase) -> TTBase:
+    """Kronecker product: the cores of ``a`` followed by those of ``b``.
+
+    For TT tensors the result has shape ``a.shape + b.shape`` (the outer
+    product); for TT-matrices it is ``numpy.kron(a.full(), b.full())`` with
+    modes ``a.row_modes + b.row_modes`` and ``a.col_modes + b.col_modes``.
+
+    Cost: none beyond the list; exact.
+    """
+    if not isinstance(a, TTBase) or type(a) is not type(b):
+        raise TypeError(f"kron needs two TT objects of one type, got {type(a).__name__} and {type(b).__name__}")
+    xp = backend.namespace(a._cores[0], b._cores[0])
+    dtype = xp.result_type(a.dtype, b.dtype)
+    return type(a)._trusted(_cast(xp, a.cores, dtype) + _cast(xp, b.cores, dtype))
