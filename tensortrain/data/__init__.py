@@ -6,22 +6,24 @@ both are imported only when a loader is called (``pip install "tensortrain[data]
 
 from ._cache import default_cache_dir
 from .batching import next_frame_batches, pad_batch
+from .baselines import (
+    BaselineScore,
+    baseline_scores,
+    fit_key_frequency,
+    fit_previous_frame,
+    key_frequency_predictions,
+    next_frame_accuracy,
+    next_frame_nll,
+    previous_frame_predictions,
+)
 from .chorales import (
     FRAME_RULE,
     LOWEST_MIDI,
     NUM_KEYS,
-    BaselineScore,
     ChoraleSplits,
-    baseline_scores,
     chorale_files,
-    fit_key_frequency,
-    fit_previous_frame,
-    key_frequency_predictions,
     load_chorales,
-    next_frame_accuracy,
-    next_frame_nll,
     piano_roll,
-    previous_frame_predictions,
     split_pieces,
 )
 from .mnist import MnistSplits, load_mnist
