@@ -227,8 +227,12 @@ def _is_scalar(value) -> bool:
 
 
 def _scalar_value(value):
-    """A Python number from a Python, NumPy or 0-d array scalar."""
-    if isinstance(value, numbers.Number):
+    """A Python number from a Python, NumPy or 0-d array scalar.
+
+    NumPy scalars are converted too: ``1 / numpy.float32(3)`` would otherwise
+    be computed in single precision and scale a float64 TT by a rounded value.
+    """
+    if isinstance(value, (int, float, complex)):
         return value
     if hasattr(value, "dtype") and "complex" in str(value.dtype):
         return complex(value)

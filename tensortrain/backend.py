@@ -10,6 +10,7 @@ SVD fallback, conversion to NumPy) live here too.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -65,7 +66,12 @@ def to_numpy(x) -> np.ndarray:
         return x
     if hasattr(x, "get"):  # CuPy
         return x.get()
-    return np.asarray(array_api_compat.to_device(x, "cpu"))
+    # DLPack is the standard's exchange protocol; "cpu" is not a device name
+    # every library accepts (array-api-strict refuses it), so no to_device.
+    try:
+        return np.from_dlpack(x).copy()
+    except (AttributeError, BufferError, RuntimeError, TypeError):
+        return np.array(x)
 
 
 def asarray_like(value, like):
@@ -153,7 +159,7 @@ def qr(xp, a):
 
 
 def r_factor(xp, a):
-    """Triangular factor ``R`` of the reduced QR of a tall matrix ``a``.
+    """Triangular factor ``R`` of the reduced QR of a matrix ``a``, ``(min(m, n), n)``.
 
     Only ``R`` is formed: for NumPy arrays LAPACK's ``geqrf`` is called
     directly, which skips building ``Q`` and is several times faster than an
@@ -166,5 +172,11 @@ def r_factor(xp, a):
         packed, _, _, info = geqrf(a, overwrite_a=False)
         if info != 0:
             raise np.linalg.LinAlgError(f"geqrf failed with info={info}")
-        return np.triu(packed[: a.shape[1]])
+        rows = min(a.shape)
+        return packed[:rows] * _upper_mask(rows, a.shape[1])
     return xp.linalg.qr(a, mode="reduced")[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _upper_mask(rows: int, cols: int) -> np.ndarray:
+    return np.triu(np.ones((rows, cols), dtype=bool))

@@ -13,9 +13,8 @@ import array_api_compat
 
 from . import backend
 from ._base import TTBase, _is_scalar, _scalar_value
-from .canonical import qr_sweep
+from .canonical import right_factors_norm, times_power_of_two, unit_scaled
 from .contract import einsum
-from .decompositions import safe_norm
 from .errors import ShapeMismatchError
 
 __all__ = ["add", "scale", "hadamard", "dot", "norm", "kron"]
@@ -110,7 +109,7 @@ def dot(a: TTBase, b: TTBase):
     """Inner product ``sum(conj(a) * b)``, conjugating the first argument.
 
     This is ``numpy.vdot(a.full(), b.full())``. The sweep rescales its carried
-    matrix at each core and keeps the scale as a logarithm, so no
+    matrix at each core by a power of two and keeps the exponent, so no
     intermediate over- or underflows whatever the number of cores.
 
     Returns
@@ -123,23 +122,23 @@ def dot(a: TTBase, b: TTBase):
     A, B = _cast(xp, a._cores3d(), dtype), _cast(xp, b._cores3d(), dtype)
     dev = array_api_compat.device(A[0])
     carry = xp.ones((1, 1), dtype=dtype, device=dev)
-    log_scale = xp.zeros((), dtype=backend.real_dtype(xp, dtype), device=dev)
+    exponent = xp.zeros((), dtype=backend.real_dtype(xp, dtype), device=dev)
     for ca, cb in zip(A, B):
-        carry = einsum("ac,aib,cid->bd", carry, xp.conj(ca), cb)
-        peak = xp.max(xp.abs(carry))
-        unit = xp.where(peak > 0, peak, xp.ones_like(peak))
-        carry = carry / xp.astype(unit, dtype)
-        log_scale = log_scale + xp.log(unit)
-    return carry[0, 0] * xp.astype(xp.exp(log_scale), dtype)
+        carry, k = unit_scaled(xp, einsum("ac,aib,cid->bd", carry, xp.conj(ca), cb))
+        exponent = exponent + k
+    return times_power_of_two(xp, carry[0, 0], exponent)
 
 
 def norm(tt: TTBase):
     """Frobenius norm, from an orthogonalized core.
 
-    A right-to-left QR sweep moves the whole norm into the first core, whose
-    entries are then summed in squares. Unlike ``sqrt(dot(tt, tt))`` this
-    does not square the condition number: ``norm(x - y)`` keeps its digits when
-    ``x`` and ``y`` nearly cancel.
+    A right-to-left sweep of triangular factors (QR without forming Q) moves
+    the whole norm into the first core, whose entries are then summed in
+    squares; see :func:`tensortrain.canonical.right_factors_norm`. Unlike
+    ``sqrt(dot(tt, tt))`` this does not square the condition number:
+    ``norm(x - y)`` keeps its digits when ``x`` and ``y`` nearly cancel, and
+    the carried factor is rescaled at each core so nothing over- or
+    underflows for any number of cores.
 
     Returns
     -------
@@ -149,9 +148,7 @@ def norm(tt: TTBase):
     """
     if not isinstance(tt, TTBase):
         raise TypeError(f"norm takes a TT object, got {type(tt).__name__}")
-    xp = tt.xp
-    cores, log_scale = qr_sweep(tt._cores3d(), "right")
-    return safe_norm(xp, cores[0]) * xp.exp(log_scale)
+    return right_factors_norm(tt._cores3d())
 
 
 def kron(a: TTBase, b: TTBase) -> TTBase:
