@@ -94,12 +94,24 @@ class TensorTrain(TTBase):
 
 
 def _full_chain(xp, cores, out_shape):
-    """Contract 3-d cores left to right into a dense array of ``out_shape``."""
-    result = xp.reshape(cores[0], (cores[0].shape[1], cores[0].shape[2]))
-    for core in cores[1:]:
-        result = einsum("pa,aib->pib", result, core)
-        result = xp.reshape(result, (result.shape[0] * result.shape[1], result.shape[2]))
-    return xp.reshape(result, out_shape)
+    """Contract 3-d cores into a dense array of ``out_shape``.
+
+    The left and the right halves (split where the mode products balance) are
+    contracted separately and joined by one matrix product, so the dense
+    result is written once and no intermediate is as large as it.
+    """
+    sizes = [c.shape[1] for c in cores]
+    split = 1
+    while split < len(cores) - 1 and math.prod(sizes[:split]) < math.prod(sizes[split:]):
+        split += 1
+    left = xp.reshape(cores[0], (sizes[0], cores[0].shape[2]))
+    for core in cores[1:split]:
+        left = xp.reshape(einsum("pa,aib->pib", left, core), (-1, core.shape[2]))
+    right = xp.reshape(cores[-1], (cores[-1].shape[0], -1)) if split < len(cores) else None
+    for core in cores[split:-1][::-1]:
+        right = xp.reshape(einsum("aib,bq->aiq", core, right), (core.shape[0], -1))
+    dense = left if right is None else xp.matmul(left, right)
+    return xp.reshape(dense, out_shape)
 
 
 def _index_array(xp, like, value, mode: int, size: int):
