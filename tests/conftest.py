@@ -8,6 +8,11 @@ The backend is chosen by the environment variable ``TENSORTRAIN_TEST_BACKEND``:
 * ``cupy``: CuPy arrays on the current GPU. Without CuPy or without a GPU the
   whole run is skipped, with the reason shown in the summary.
 
+BLAS runs on one thread during the tests (through ``threadpoolctl``, when
+installed): results are then the same from run to run, and small products
+do not pay for thread hand-offs on a busy machine. Speed is measured in
+``benchmarks/``, never here.
+
 Hypothesis loads the profile named by ``HYPOTHESIS_PROFILE``, by default
 ``ci``: derandomized (the same examples on every run, so CI is reproducible),
 no deadline (the first call of a product plans its contraction), and a
@@ -25,6 +30,13 @@ from hypothesis import HealthCheck, settings
 from tensortrain import backend
 
 from strategies import load_namespace
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # the tests still run, with the BLAS library's own threads
+    pass
+else:
+    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
 
 BACKEND = os.environ.get("TENSORTRAIN_TEST_BACKEND", "numpy").strip().lower() or "numpy"
 
