@@ -3,7 +3,11 @@
 The dense products contract the cores and the reshaped operand as one
 network whose pairwise order is chosen by :mod:`tensortrain.contract` to
 minimize flops for the given shapes and ranks (so it is not always left to
-right), planned once per shape and reused.
+right), planned once per shape and reused. The same plan lays out every
+intermediate so that each step reads the previous one as it lies: for a batch
+of vectors only products of cores are ever copied, the batch and the
+intermediates built from it never are, and the result comes out in the
+requested order.
 """
 
 from __future__ import annotations
@@ -67,7 +71,9 @@ def _layout(W: TTMatrix, x_shape, side: str):
     rows, cols = W.shape
     x_shape = tuple(int(n) for n in x_shape)
     if len(x_shape) == 0:
-        raise ShapeMismatchError("x must have at least one axis for a matrix product, got a 0-d array")
+        raise ShapeMismatchError(
+            "x must have at least one axis for a matrix product, got a 0-d array"
+        )
     if side == "right":  # W @ x
         size = x_shape[0] if len(x_shape) == 1 else x_shape[-2]
         if size != cols:
@@ -104,8 +110,28 @@ def _dense_product(W: TTMatrix, x, side: str):
 def plan_dense_product(W: TTMatrix, x_shape, side: str = "right"):
     """The cached :class:`~tensortrain.contract.Plan` of ``W @ x`` (``side="right"``) or ``x @ W``.
 
-    Its ``flops`` attribute is the flop count of the order that is run.
+    Parameters
+    ----------
+    W : TTMatrix
+    x_shape : tuple of int
+        Shape of the dense operand, as :func:`matmul` takes it.
+    side : {"right", "left"}, default "right"
+
+    Returns
+    -------
+    Plan
+        Its ``flops`` is the flop count of the order that is run and its
+        ``elements_moved`` the elements its permutations copy.
+
+    Raises
+    ------
+    ShapeMismatchError
+        When ``x_shape`` does not fit ``W``.
+    ValueError
+        For a ``side`` other than "right" or "left".
     """
+    if side not in ("right", "left"):
+        raise ValueError(f"side must be 'right' or 'left', got {side!r}")
     operand_shape, _, batch, trailing = _layout(W, x_shape, side)
     subscripts = _network(W.num_cores, side, batch, trailing)
     return plan(subscripts, *(c.shape for c in _squeezed_cores(W.xp, W)), operand_shape)
