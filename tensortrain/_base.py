@@ -17,7 +17,13 @@ import numpy as np
 from . import backend
 from .errors import RankMismatchError, ShapeMismatchError, check_finite
 
-__all__ = ["TTBase"]
+__all__ = ["TTBase", "check_tt"]
+
+
+def check_tt(value, name: str = "tt") -> None:
+    """Raise TypeError unless ``value`` is a TensorTrain or a TTMatrix."""
+    if not isinstance(value, TTBase):
+        raise TypeError(f"{name} must be a TensorTrain or a TTMatrix, got {type(value).__name__}")
 
 
 def _as_array(core, position: int):
@@ -77,7 +83,10 @@ def validate_cores(cores, core_ndim: int, layout: str):
 class TTBase:
     """Shared behaviour of :class:`TensorTrain` and :class:`TTMatrix`."""
 
-    __array_priority__ = 1000  # let `ndarray @ tt` reach our __rmatmul__
+    # NumPy arrays hand every binary operator with a TT back to the TT object
+    # (so `ndarray @ W` reaches __rmatmul__ and `tt * ndarray` is a TypeError,
+    # not an object array of TTs).
+    __array_ufunc__ = None
     _core_ndim = 3
     _layout = "(r_{k-1}, n_k, r_k)"
 
@@ -154,12 +163,19 @@ class TTBase:
     def __add__(self, other):
         from .ops import add
 
-        return add(self, other) if isinstance(other, TTBase) else NotImplemented
+        return add(self, _tt_operand(self, other, "+"))
+
+    __radd__ = __add__
 
     def __sub__(self, other):
         from .ops import add, scale
 
-        return add(self, scale(other, -1)) if isinstance(other, TTBase) else NotImplemented
+        return add(self, scale(_tt_operand(self, other, "-"), -1))
+
+    def __rsub__(self, other):
+        from .ops import add, scale
+
+        return add(scale(self, -1), _tt_operand(self, other, "-"))
 
     def __neg__(self):
         from .ops import scale
@@ -218,6 +234,16 @@ class TTBase:
         xp = self.xp
         dtype = backend.working_dtype(xp, dtype, "dtype")
         return type(self)._trusted([xp.astype(c, dtype) for c in self._cores])
+
+
+def _tt_operand(tt, other, op: str):
+    """``other`` if it can meet ``tt`` in a sum, else a TypeError that says why."""
+    if isinstance(other, TTBase):
+        return other
+    raise TypeError(
+        f"{type(tt).__name__} {op} {type(other).__name__}: both operands must be TT objects "
+        "(convert a dense array with tensortrain.tt_svd or TTMatrix.from_dense first)"
+    )
 
 
 def _is_scalar(value) -> bool:

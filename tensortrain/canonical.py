@@ -13,11 +13,11 @@ import math
 import array_api_compat
 
 from . import backend
-from ._base import TTBase
+from ._base import TTBase, check_tt
 from .decompositions import safe_norm, truncation_rank
 from .errors import check_eps, check_max_rank
 
-__all__ = ["orthogonalize", "round", "qr_sweep", "right_factors_norm", "unit_scaled", "times_power_of_two"]
+__all__ = ["orthogonalize", "round", "qr_sweep", "right_factors_norm", "unit_scaled", "times_power_of_two", "spread_power_of_two"]
 
 
 def unit_scaled(xp, a):
@@ -38,6 +38,15 @@ def times_power_of_two(xp, value, exponent):
     """``value * 2**exponent`` in two halves, so that neither factor overflows alone."""
     half = xp.floor(exponent / 2)
     return value * xp.astype(2.0**half, value.dtype) * xp.astype(2.0 ** (exponent - half), value.dtype)
+
+
+def spread_power_of_two(xp, cores, exponent):
+    """Multiply a train by ``2**exponent``, spreading the factor evenly over its cores."""
+    d = len(cores)
+    share = xp.floor(exponent / d)
+    cores = [times_power_of_two(xp, c, share) for c in cores]
+    cores[0] = times_power_of_two(xp, cores[0], exponent - share * d)
+    return cores
 
 
 def qr_sweep(cores, direction: str):
@@ -110,20 +119,27 @@ def right_factors_norm(cores):
     0-d real array. Cost: ``O(d n r^3)``.
     """
     xp = backend.namespace(*cores)
-    exponent = xp.zeros((), dtype=backend.real_dtype(xp, cores[0].dtype), device=array_api_compat.device(cores[0]))
+    log_dtype = backend.real_dtype(xp, cores[0].dtype)
+    exponent = xp.zeros((), dtype=log_dtype, device=array_api_compat.device(cores[0]))
     if backend.is_complex_dtype(xp, cores[0].dtype):
         adjoint = lambda m: xp.conj(xp.matrix_transpose(m))  # noqa: E731
     else:
         adjoint = xp.matrix_transpose
+    # Each carried factor is divided by its norm (floored at the smallest
+    # normal number, so a zero factor stays zero) and the base-2 logarithm of
+    # the divisor is summed: fewer array operations than a power-of-two
+    # scaling, and a norm need not be exact to the last bit.
+    tiny = xp.asarray(2.2250738585072014e-308 if log_dtype == xp.float64 else 1.1754943508222875e-38, dtype=log_dtype)
     carry = None
     for core in cores[:0:-1]:
         r0, n, r1 = core.shape
         block = xp.reshape(core, (r0 * n, r1))
         if carry is not None:
             block = xp.matmul(block, carry)
-        R = backend.r_factor(xp, adjoint(xp.reshape(block, (r0, -1))))
-        carry, shift = unit_scaled(xp, adjoint(R))
-        exponent = exponent + shift
+        R = adjoint(backend.r_factor(xp, adjoint(xp.reshape(block, (r0, -1)))))
+        unit = xp.maximum(xp.linalg.vector_norm(R), tiny)
+        carry = R / (unit if unit.dtype == R.dtype else xp.astype(unit, R.dtype))
+        exponent = exponent + xp.log2(unit)
     first = xp.reshape(cores[0], (-1, cores[0].shape[2]))
     if carry is not None:
         first = xp.matmul(first, carry)
@@ -150,6 +166,7 @@ def orthogonalize(tt: TTBase, mode: str = "left") -> TTBase:
 
     Cost: ``O(d n r^3)``; exact up to rounding.
     """
+    check_tt(tt)
     if mode not in ("left", "right"):
         raise ValueError(f"mode must be 'left' or 'right', got {mode!r}")
     xp = tt.xp
@@ -190,6 +207,7 @@ def round(tt: TTBase, eps: float = 1e-10, max_rank=None) -> TTBase:  # noqa: A00
 
     Cost: ``O(d n r^3)``.
     """
+    check_tt(tt)
     eps = check_eps(eps)
     d = tt.num_cores
     max_rank = check_max_rank(max_rank, d - 1)

@@ -32,6 +32,10 @@ def clip_ranks(modes, ranks) -> tuple[int, ...]:
     """
     modes = check_modes(modes)
     d = len(modes)
+    if hasattr(ranks, "ndim") and hasattr(ranks, "tolist") and ranks.ndim == 1:
+        ranks = ranks.tolist()
+    if not isinstance(ranks, numbers.Integral) and not isinstance(ranks, (list, tuple)):
+        raise TypeError(f"ranks must be an integer or a sequence of integers, got {ranks!r}")
     if not isinstance(ranks, numbers.Integral) and len(ranks) == d + 1:
         if ranks[0] != 1 or ranks[-1] != 1:
             raise ValueError(f"ranks of length d + 1 must start and end with 1, got {tuple(ranks)}")

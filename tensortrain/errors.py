@@ -39,6 +39,13 @@ def check_eps(eps, name: str = "eps") -> float:
     return eps
 
 
+def _as_int_list(value):
+    """A 1-d integer array (NumPy or other) as a list; anything else unchanged."""
+    if hasattr(value, "ndim") and hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1:
+        return value.tolist()
+    return value
+
+
 def check_max_rank(max_rank, num_bonds: int, name: str = "max_rank"):
     """Return ``max_rank`` as a tuple of ``num_bonds`` positive ints, or None.
 
@@ -47,6 +54,7 @@ def check_max_rank(max_rank, num_bonds: int, name: str = "max_rank"):
     """
     if max_rank is None:
         return None
+    max_rank = _as_int_list(max_rank)
     if isinstance(max_rank, numbers.Integral) and not isinstance(max_rank, bool):
         values = [max_rank] * num_bonds
     elif isinstance(max_rank, Sequence) and not isinstance(max_rank, str):
@@ -65,7 +73,8 @@ def check_max_rank(max_rank, num_bonds: int, name: str = "max_rank"):
 
 
 def check_modes(modes, name: str = "modes") -> tuple[int, ...]:
-    """Return ``modes`` as a non-empty tuple of positive ints."""
+    """Return ``modes`` (a sequence or 1-d array) as a non-empty tuple of positive ints."""
+    modes = _as_int_list(modes)
     if isinstance(modes, numbers.Integral) and not isinstance(modes, bool):
         modes = (modes,)
     if not isinstance(modes, Sequence) or isinstance(modes, str) or len(modes) == 0:

@@ -7,13 +7,14 @@ modes, from one array library.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import array_api_compat
 
 from . import backend
-from ._base import TTBase, _is_scalar, _scalar_value
-from .canonical import right_factors_norm, times_power_of_two, unit_scaled
+from ._base import TTBase, _is_scalar, _scalar_value, check_tt
+from .canonical import right_factors_norm, spread_power_of_two, times_power_of_two, unit_scaled
 from .contract import einsum
 from .errors import ShapeMismatchError
 
@@ -66,7 +67,10 @@ def add(a: TTBase, b: TTBase) -> TTBase:
 def scale(tt: TTBase, alpha) -> TTBase:
     """``alpha * tt`` for a Python, NumPy or 0-d array scalar, complex included.
 
-    The first core is scaled; a complex ``alpha`` makes a real TT complex.
+    ``alpha = m 2**e`` with ``1/2 <= |m| < 1``: the first core takes ``m``
+    and the power of two is spread evenly over the cores, so no core over- or
+    underflows unless the result does. A complex ``alpha`` makes a real TT
+    complex.
 
     Raises
     ------
@@ -80,37 +84,54 @@ def scale(tt: TTBase, alpha) -> TTBase:
     value = _scalar_value(alpha)
     if value != value or abs(value) == float("inf"):
         raise ValueError(f"alpha must be finite, got {value!r}")
+    check_tt(tt)
     xp = tt.xp
     cores = tt.cores
     dtype = cores[0].dtype
     if not isinstance(value, numbers.Real):
         dtype = xp.complex64 if dtype in (xp.float32, xp.complex64) else xp.complex128
         cores = _cast(xp, cores, dtype)
-    cores[0] = cores[0] * xp.asarray(value, dtype=dtype, device=array_api_compat.device(cores[0]))
+    exponent = math.frexp(abs(value))[1]
+    share, rest = divmod(exponent, len(cores))
+    mantissa = value / 2.0**exponent * 2.0 ** (share + rest)
+    dev = array_api_compat.device(cores[0])
+    cores[0] = cores[0] * xp.asarray(mantissa, dtype=dtype, device=dev)
+    if share != 0:
+        factor = xp.asarray(2.0**share, dtype=dtype, device=dev)
+        cores[1:] = [c * factor for c in cores[1:]]
     return type(tt)._trusted(cores)
 
 
 def hadamard(a: TTBase, b: TTBase) -> TTBase:
     """Elementwise product ``a * b``; ranks multiply.
 
-    Cost: ``O(d n r^4)``; exact.
+    Each pair of cores is multiplied after dividing both by powers of two near
+    their largest magnitudes, and the collected factor is spread evenly over
+    the result's cores: operands whose scale sits in one core (after
+    ``1e200 * x``, say) give a finite product whenever the result is finite.
+
+    Cost: ``O(d n r^4)``; exact up to rounding.
     """
     xp, dtype = _check_pair(a, b, "hadamard")
     A, B = _cast(xp, a._cores3d(), dtype), _cast(xp, b._cores3d(), dtype)
-    cores = []
+    cores, exponent = [], 0
     for ca, cb in zip(A, B):
+        (ca, shift_a), (cb, shift_b) = unit_scaled(xp, ca), unit_scaled(xp, cb)
+        exponent = exponent + shift_a + shift_b
         prod = einsum("aib,cid->acibd", ca, cb)
         r0, r1 = ca.shape[0] * cb.shape[0], ca.shape[2] * cb.shape[2]
         cores.append(xp.reshape(prod, (r0, ca.shape[1], r1)))
-    return a._from_cores3d(cores)
+    return a._from_cores3d(spread_power_of_two(xp, cores, exponent))
 
 
 def dot(a: TTBase, b: TTBase):
     """Inner product ``sum(conj(a) * b)``, conjugating the first argument.
 
-    This is ``numpy.vdot(a.full(), b.full())``. The sweep rescales its carried
-    matrix at each core by a power of two and keeps the exponent, so no
-    intermediate over- or underflows whatever the number of cores.
+    This is ``numpy.vdot(a.full(), b.full())``. Every core, and the matrix
+    carried from core to core, is divided by a power of two near its largest
+    magnitude and the exponents are summed, so no intermediate over- or
+    underflows, whatever the number of cores and however the scale is spread
+    over them.
 
     Returns
     -------
@@ -124,8 +145,9 @@ def dot(a: TTBase, b: TTBase):
     carry = xp.ones((1, 1), dtype=dtype, device=dev)
     exponent = xp.zeros((), dtype=backend.real_dtype(xp, dtype), device=dev)
     for ca, cb in zip(A, B):
-        carry, k = unit_scaled(xp, einsum("ac,aib,cid->bd", carry, xp.conj(ca), cb))
-        exponent = exponent + k
+        (ca, shift_a), (cb, shift_b) = unit_scaled(xp, ca), unit_scaled(xp, cb)
+        carry, shift = unit_scaled(xp, einsum("ac,aib,cid->bd", carry, xp.conj(ca), cb))
+        exponent = exponent + shift + shift_a + shift_b
     return times_power_of_two(xp, carry[0, 0], exponent)
 
 
@@ -146,8 +168,7 @@ def norm(tt: TTBase):
 
     Cost: ``O(d n r^3)``.
     """
-    if not isinstance(tt, TTBase):
-        raise TypeError(f"norm takes a TT object, got {type(tt).__name__}")
+    check_tt(tt)
     return right_factors_norm(tt._cores3d())
 
 

@@ -246,3 +246,21 @@ def test_kron_of_matrices_equals_numpy_kron(xp, data):
 def test_conj_equals_dense_conjugate(xp, data):
     x = data.draw(tensor_trains(xp) | tt_matrices(xp))
     assert_close(x.conj().full(), np.conj(_dense(x)), x.dtype)
+
+
+def test_products_of_unbalanced_trains_stay_finite():
+    """A scale that sits in one core (as after ``1e200 * x``) does not overflow dot or Hadamard."""
+    dense = np.random.default_rng(0).standard_normal((3, 4, 5))
+    x = tt.tt_svd(dense * 1e-200) * 1e200
+    assert np.isclose(float(tt.dot(x, x)), np.vdot(dense, dense), rtol=1e-12)
+    assert np.isclose(float(tt.norm(x * x)), np.linalg.norm(dense * dense), rtol=1e-12)
+    assert np.allclose((x * x).full(), dense * dense, rtol=1e-10, atol=1e-12)
+    outer = tt.kron(1e200 * tt.ones((2,)), 1e-200 * tt.ones((2,)))
+    assert float(tt.dot(outer, tt.ones((2, 2)))) == pytest.approx(4.0, rel=1e-14)
+
+
+def test_scaling_spreads_large_factors_over_the_cores():
+    x = tt.random((2,) * 8, 2, rng=0, dtype=np.float32)
+    scaled = x * 1e30
+    assert all(np.isfinite(c).all() for c in scaled.cores)
+    assert np.allclose(scaled.full() / 1e30, x.full(), rtol=1e-5)

@@ -102,6 +102,8 @@ def sigmoid_bce(logits, targets, mask=None):
         Targets in ``[0, 1]`` (0/1 piano-roll frames, or soft targets).
     mask : array of shape (...), optional
         1 for a valid frame and 0 for padding; every frame is valid by default.
+        Any non-zero value counts as a valid frame with full weight (a mask
+        marks padding; it does not weight frames).
 
     Returns
     -------
@@ -110,7 +112,7 @@ def sigmoid_bce(logits, targets, mask=None):
         negative log-likelihood per frame in nats. With no valid frame at all
         the loss is 0.
     dlogits : array of the shape of ``logits``
-        ``(sigmoid(logits) - targets) * mask / number of valid frames``; zero
+        ``(sigmoid(logits) - targets) * (mask != 0) / number of valid frames``; zero
         on padded frames, and everywhere when no frame is valid.
 
     Raises

@@ -266,8 +266,9 @@ def clip_grad_norm(params, max_norm: float) -> float:
 
     Notes
     -----
-    The squares are summed in the gradients' own dtype, so float32 gradients
-    beyond about 1e19 overflow to an infinite norm. Cost: one pass over the
+    The squares are summed in the gradients' own dtype, so gradients beyond
+    about 1e19 (float32) or 1e154 (float64) overflow to an infinite norm and
+    are left unclipped; training has diverged long before that. Cost: one pass over the
     gradients and one scalar copied to the host.
     """
     max_norm = _check_nonnegative(max_norm, "max_norm", positive=True)
