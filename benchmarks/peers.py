@@ -110,6 +110,10 @@ class Peer:
         """Prepare the conversion of a TT-tensor to a dense array."""
         raise NotAvailable
 
+    def nn_variant(self) -> Callable:
+        """Prepare an nn case; the peers have no layers with a hand-written backward."""
+        raise NotAvailable
+
     def matmul(self, matrix_cores, batch) -> Callable:
         """Prepare ``batch @ W.T`` for a TT-matrix ``W`` and a dense ``(B, N)`` batch."""
         raise NotAvailable

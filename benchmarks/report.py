@@ -14,6 +14,7 @@ __all__ = ["machine_info", "render"]
 
 WATCHED_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 MIB = 2**20
+NN_PREFIX = "nn_"  # workloads of tensortrain.nn, shown by _nn_case
 
 
 def _cpu_model() -> str:
@@ -157,20 +158,126 @@ def _case_notes(case: dict) -> list[str]:
     return ["", *(f"- {note}" for note in notes), ""]
 
 
+def _all_cases(passes: list[dict]) -> list[dict]:
+    """Every case of any pass, once, in the order first met (nn_epoch runs at 1 thread only)."""
+    cases, keys = [], set()
+    for p in passes:
+        for case in p["cases"]:
+            if (case["workload"], case["title"]) not in keys:
+                keys.add((case["workload"], case["title"]))
+                cases.append(case)
+    return cases
+
+
 def _workload_sections(passes: list[dict]) -> list[str]:
     """One section per workload, one table per case."""
     lines, seen = [], []
-    for case in passes[0]["cases"]:
+    for case in _all_cases(passes):
         if case["workload"] not in seen:
             seen.append(case["workload"])
             lines += [f"## `{case['workload']}`", ""]
-        with_flops = any(m.get("flops") for m in case["results"].values())
         lines += [f"### {case['title']}", ""]
         key = (case["workload"], case["title"])
+        if case["workload"].startswith(NN_PREFIX):
+            lines += _nn_case(key, passes)
+            continue
+        with_flops = any(m.get("flops") for m in case["results"].values())
         lines += _case_table(key, passes, with_flops)
         notes = _case_notes(case)
         lines += [*notes[:-1], f"- {_rounds_note(key, passes)}", ""]
     return lines
+
+
+def _nn_runs(key: tuple, passes: list[dict]) -> list[tuple[int, dict]]:
+    """``(threads, variants)`` of every pass that timed the nn case ``key``.
+
+    The variants are the results that are not the pass's library adapters (those
+    answer ``n/a``: the peers have no nn layers).
+    """
+    runs = []
+    for p in passes:
+        case = next((c for c in p["cases"] if (c["workload"], c["title"]) == key), None)
+        if case is not None:
+            adapters = {peer["name"] for peer in p["peers"]}
+            variants = {n: m for n, m in case["results"].items() if n not in adapters}
+            runs.append((p["threads"], variants))
+    return runs
+
+
+def _spread(measurement: dict | None) -> tuple[str, float | None]:
+    """``median (IQR %)`` of one variant and its median, or its status and None."""
+    if measurement is None:
+        return "-", None
+    if not measurement["times"]:
+        return measurement["status"], None
+    q1, median, q3 = _quantiles(measurement["times"])
+    if len(measurement["times"]) == 1:
+        return f"{_seconds(median)} (1 round)", median
+    return f"{_seconds(median)} (IQR {100 * (q3 - q1) / median:.0f}%)", median
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> str:
+    """``numerator / denominator`` to two decimals, empty when either is missing."""
+    return "" if numerator is None or not denominator else f"{numerator / denominator:.2f}"
+
+
+def _error_text(measurement: dict | None) -> str:
+    """The relative error of a variant's checked call, empty when it has none."""
+    return "" if not measurement or measurement["error"] is None else f"{measurement['error']:.1e}"
+
+
+def _nn_pair_table(runs: list[tuple[int, dict]]) -> list[str]:
+    """Rows of ``<layer> forward`` / ``<layer> backward`` pairs: both times and their ratio."""
+    first = runs[0][1]
+    layers = list(dict.fromkeys(name.rsplit(" ", 1)[0] for name in first))
+    header = ["layer"]
+    for t, _ in runs:
+        header += [f"{t}T forward", f"{t}T backward", f"{t}T backward / forward"]
+    header += ["parameters", "rel. error y / dx"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for layer in layers:
+        row = [layer]
+        for _, variants in runs:
+            fwd, fwd_median = _spread(variants.get(f"{layer} forward"))
+            bwd, bwd_median = _spread(variants.get(f"{layer} backward"))
+            row += [fwd, bwd, _ratio(bwd_median, fwd_median)]
+        errors = [_error_text(first.get(f"{layer} {part}")) for part in ("forward", "backward")]
+        row += [first[f"{layer} forward"]["note"], " / ".join(errors)]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def _nn_table(runs: list[tuple[int, dict]]) -> list[str]:
+    """One row per variant: median, spread and the ratio to the first row (the dense one)."""
+    names = list(runs[0][1])
+    header = ["model"]
+    for t, _ in runs:
+        header += [f"{t}T median", f"{t}T / {names[0]}"]
+    lines = ["| " + " | ".join([*header, "parameters"]) + " |", "|" + "---|" * (len(header) + 1)]
+    for name in names:
+        row = [name]
+        for _, variants in runs:
+            cell, median = _spread(variants.get(name))
+            row += [cell, _ratio(median, _spread(variants.get(names[0]))[1])]
+        lines.append("| " + " | ".join([*row, runs[0][1][name]["note"]]) + " |")
+    return lines
+
+
+def _nn_case(key: tuple, passes: list[dict]) -> list[str]:
+    """Table and notes of a tensortrain.nn case (tensortrain only, peers n/a)."""
+    runs = _nn_runs(key, passes)
+    case = next(c for p in passes for c in p["cases"] if (c["workload"], c["title"]) == key)
+    paired = all(n.endswith((" forward", " backward")) for n in runs[0][1])
+    lines = _nn_pair_table(runs) if paired else _nn_table(runs)
+    notes = [f"{case['check']}.",
+             "tensortrain.nn only: the peers have no nn layers with a hand-written backward "
+             "(their adapters answer n/a), so the rows compare dense and TT configurations."]
+    notes += [f"{n} failed: `{m['detail']}`" for _, variants in runs
+              for n, m in variants.items() if m["status"] == "error"]
+    rounds = ", ".join(f"{min((len(m['times']) for m in v.values() if m['times']), default=0)} "
+                       f"({t}T)" for t, v in runs)
+    notes.append(f"Rounds timed: {rounds}.")
+    return [*lines, "", *(f"- {note}" for note in notes), ""]
 
 
 def _gemm_section(passes: list[dict]) -> list[str]:

@@ -187,3 +187,6 @@ def gemm_rates(settings: Settings) -> list[dict]:
         rate = 2 * m * k * n / seconds / 1e9
         rows.append({"shape": [m, k, n], "seconds": seconds, "gflops": rate})
     return rows
+
+
+from benchmarks import nn_workloads  # noqa: E402,F401  (registers the nn_* workloads)
