@@ -33,7 +33,7 @@ import numpy as np
 
 from benchmarks import reference as ref
 from benchmarks.harness import Case
-from benchmarks.peers import NotAvailable, Peer
+from benchmarks.peers import Peer
 from benchmarks.workloads import workload
 from tensortrain import nn
 from tensortrain.experiments.config import RunConfig
