@@ -12,7 +12,8 @@ from .linear import Linear, TTLinear
 from .losses import sigmoid_bce, softmax_cross_entropy
 from .module import Module, Parameter
 from .optim import SGD, Adam, Optimizer, clip_grad_norm
-from .recurrent import GRU, RNN, GRUCell, Recurrent, RecurrentCell, RNNCell
+from .cells import GRUCell, RecurrentCell, RNNCell
+from .sequence import GRU, RNN, Recurrent
 from .compress import compress, compression_ratio, num_params, recurrent_num_params
 from .serialize import load, save
 
@@ -41,7 +42,6 @@ __all__ = [
     "gradcheck_module",
     "save",
     "load",
-    # recurrent layers and compression (tensortrain/nn/recurrent.py, compress.py)
     "RecurrentCell",
     "RNNCell",
     "GRUCell",
