@@ -166,15 +166,21 @@ def r_factor(xp, a):
     SVD of the same matrix. Other libraries use their ``linalg.qr``.
     """
     if is_numpy(xp):
-        import scipy.linalg
-
-        (geqrf,) = scipy.linalg.get_lapack_funcs(("geqrf",), (a,))
-        packed, _, _, info = geqrf(a, overwrite_a=False)
+        packed, _, _, info = _geqrf(a.dtype.char)(a, overwrite_a=False)
         if info != 0:
             raise np.linalg.LinAlgError(f"geqrf failed with info={info}")
         rows = min(a.shape)
         return packed[:rows] * _upper_mask(rows, a.shape[1])
     return xp.linalg.qr(a, mode="reduced")[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _geqrf(dtype_char: str):
+    """LAPACK's geqrf for one dtype (looked up once: the lookup costs more than a small QR)."""
+    import scipy.linalg
+
+    (geqrf,) = scipy.linalg.get_lapack_funcs(("geqrf",), dtype=np.dtype(dtype_char))
+    return geqrf
 
 
 @functools.lru_cache(maxsize=256)
