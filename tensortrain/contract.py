@@ -7,10 +7,11 @@ reshape per operand, one (broadcasting) ``matmul`` and a reshape. The memory
 layout of every intermediate is planned together with the steps (by
 :mod:`tensortrain._layout`): for each step, which operand is the left factor,
 which index groups become ``matmul`` batch dimensions and in which order the
-result's axes come out, so that the next step can read it as it lies. Its cost model counts flops, elements moved by permutations and a
-price per ``matmul`` call, and so copies the small operands (TT cores) rather
-than the big intermediates; the last step writes the requested output order
-directly whenever some layout allows it.
+result's axes come out, so that the next step can read it as it lies. Its
+cost model counts flops, elements moved by permutations and a price per
+``matmul`` call, and so copies the small operands (TT cores) rather than the
+big intermediates; the last step writes the requested output order directly
+whenever some layout allows it.
 
 The plan is cached, so a training loop that calls the same product a million
 times plans it once. :func:`einsum` runs a cached plan with the operands' own
