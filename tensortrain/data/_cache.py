@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
+
+from .._io import write_atomic
 
 __all__ = ["default_cache_dir", "read_npz", "resolve_cache_dir", "write_npz_atomic"]
 
@@ -73,34 +74,7 @@ def write_npz_atomic(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
             raise TypeError(f"arrays[{key!r}] must not be an object array")
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with handle:
-            np.savez_compressed(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        # Leave no half-written temporary file behind, then let the error through.
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Flush the folder entry of a renamed file, where the platform allows it."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    write_atomic(path, lambda stream: np.savez_compressed(stream, **arrays))
 
 
 def read_npz(

@@ -11,10 +11,10 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping, Sequence
+
+from .._io import write_atomic
 
 __all__ = [
     "ROW_KEYS",
@@ -47,18 +47,7 @@ METRIC_LABELS = {
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    write_atomic(path, lambda stream: stream.write(data))
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -17,12 +17,12 @@ before it changes anything.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
 from .. import backend
+from .._io import write_atomic
 from .module import Module
 from .optim import Optimizer
 
@@ -93,23 +93,7 @@ def save(
     """
     _check_arguments(model, optimizer, extra)
     entries = _entries(model, optimizer, extra)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    prefix = f".{os.path.basename(path)}."
-    handle, temporary = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, allow_pickle=False, **entries)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(os.path.abspath(os.fspath(path)), lambda stream: np.savez(stream, allow_pickle=False, **entries))
 
 
 def _read(path) -> dict[str, np.ndarray]:
