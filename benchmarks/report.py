@@ -10,6 +10,8 @@ import datetime
 import os
 import platform
 
+from benchmarks.targets import targets_section
+
 __all__ = ["machine_info", "render"]
 
 WATCHED_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -392,7 +394,7 @@ def _method(passes: list[dict]) -> list[str]:
 
 def render(meta: dict, passes: list[dict], memory: list[dict]) -> str:
     """The whole Markdown report."""
-    lines = _header(meta, passes) + _method(passes)
+    lines = _header(meta, passes) + targets_section(passes, memory) + _method(passes)
     if passes:
         lines += _gemm_section(passes) + _workload_sections(passes)
     if memory:
