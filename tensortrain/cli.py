@@ -128,6 +128,10 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="no progress bars or notes on stderr")
     output.add_argument("--json", action="store_true", default=None,
                         help="stdout is one JSON document instead of the Markdown table")
+    output.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="BLAS threads (default 1: the batch products are small, and "
+                             "more threads stall when other programs share the cores; "
+                             "0 keeps the BLAS library's own default)")
 
 
 COMPARE_EPILOG = f"""\
@@ -156,7 +160,7 @@ defaults (the paper-scale layout; a dense model unless --tt-input/--tt-hidden):
 --ranks takes one rank for every bond or one per bond (e.g. 8 or 4,8,4); a
 rank must be positive and at most tensortrain.clip_ranks' bound for the modes.
 --resume DIR continues the run in DIR from its last checkpoint (only
---epochs, --quiet, --json and --device may be given with it).
+--epochs, --quiet, --json, --threads and --device may be given with it).
 --compress-from CHECKPOINT compresses a dense model trained by this command
 (its best.npz) with --ranks and/or --eps, then fine-tunes it for --epochs.
 Outputs in --out (default runs/train-<task>-<timestamp>): config.json,
@@ -313,8 +317,8 @@ def _resume_config(args) -> RunConfig:
             continue
         flag = "--" + name.replace("_", "-")
         raise CliError(f"{flag} cannot be given with --resume (the run's settings are in "
-                       f"{run_dir / CONFIG_FILE}); only --epochs, --quiet, --json and "
-                       f"--device may be")
+                       f"{run_dir / CONFIG_FILE}); only --epochs, --quiet, --json, "
+                       f"--threads and --device may be")
     if _given(args, "epochs"):
         config.epochs = args.epochs
     return config.validate()
@@ -547,6 +551,15 @@ def _run_compare(args) -> int:
     return EXIT_OK
 
 
+def _limit_blas_threads(threads: int):
+    """Pin the BLAS thread pools for this run (``threads=0``: leave them)."""
+    if threads == 0:
+        return None
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
 def main(argv=None) -> int:
     """Run the ``tensortrain`` command; returns the exit status.
 
@@ -562,6 +575,11 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     from .experiments.training import NonFiniteLoss
 
+    if args.threads < 0:
+        print(f"tensortrain {args.command}: error: --threads must be >= 0, got {args.threads}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    limits = _limit_blas_threads(args.threads)  # noqa: F841  (kept alive for the run)
     try:
         return _run_compare(args) if args.command == "compare" else _run_train(args)
     except (CliError, ConfigError) as error:

@@ -248,3 +248,15 @@ def test_compress_from_refuses_a_tt_checkpoint(tmp_path, capsys):
     status, _, err = run(["train", "--compress-from", out_dir, "--ranks", "2",
                           "--out", tmp_path / "y"], capsys)
     assert status == 2 and "needs a dense model" in err
+
+
+def test_a_non_positive_hidden_size_is_a_clear_error(capsys):
+    status = cli.main(["train", "--hidden", "0", "--quiet"])
+    assert status == 2
+    assert "--hidden must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_negative_blas_threads_are_refused(capsys):
+    status = cli.main(["train", "--threads", "-1", "--quiet"])
+    assert status == 2
+    assert "--threads must be >= 0" in capsys.readouterr().err

@@ -266,6 +266,7 @@ def default_modes(task: str, input_size: int, hidden: int) -> tuple[tuple, tuple
     Chorales: balanced factors in 4 modes (``(4, 4, 4, 4)`` for 256, ``(8, 4, 4, 4)``
     for 512); MNIST: ``(4, 7)`` for the 28 pixels and 2 balanced hidden modes.
     """
+    _positive_int(hidden, "--hidden")
     if task == "mnist" and input_size == MNIST_PIXELS:
         input_modes = (4, 7)
     else:
