@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -125,3 +127,23 @@ def test_the_backend_is_chosen_by_the_environment_variable(xp, backend_name):
         match=r"TENSORTRAIN_TEST_BACKEND must be one of numpy, array_api_strict, cupy, got 'torch'",
     ):
         load_namespace("torch")
+
+
+def test_svd_falls_back_to_gesvd_when_the_default_driver_fails(monkeypatch, caplog):
+    """A LinAlgError of the first driver is retried with LAPACK's gesvd before anything is raised."""
+    import array_api_compat.numpy as compat_numpy
+
+    calls = []
+
+    def failing_svd(a, full_matrices=True):
+        calls.append(a.shape)
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(compat_numpy.linalg, "svd", failing_svd)
+    matrix = np.random.default_rng(3).standard_normal((7, 4))
+    with caplog.at_level(logging.INFO, logger="tensortrain.backend"):
+        U, s, Vh = backend.svd(compat_numpy, matrix)
+    assert calls == [(7, 4)]
+    assert "retrying with gesvd" in caplog.text
+    np.testing.assert_allclose((U * s) @ Vh, matrix, atol=1e-12)
+    np.testing.assert_allclose(s, np.linalg.svd(matrix, compute_uv=False), rtol=1e-12)
