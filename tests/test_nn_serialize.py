@@ -180,3 +180,11 @@ def test_the_archive_is_a_plain_zip_of_npy_members(checkpoint):
     path, _, _ = checkpoint
     with zipfile.ZipFile(path) as archive:
         assert all(name.endswith(".npy") for name in archive.namelist())
+
+
+def test_extra_lists_mixing_strings_and_numbers_are_refused(tmp_path):
+    """NumPy would store ``[1, "x"]`` as two strings; saving it is refused instead."""
+    model = nn.Linear(2, 3, rng=0)
+    with pytest.raises(TypeError, match=r"mixes strings with \['int'\]"):
+        nn.save(tmp_path / "mixed.npz", model, extra={"a": [1, "x"]})
+    assert not (tmp_path / "mixed.npz").exists()

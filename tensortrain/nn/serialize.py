@@ -38,6 +38,11 @@ def _host(value, name: str) -> np.ndarray:
     array = np.asarray(backend.to_numpy(value)) if hasattr(value, "shape") else np.asarray(value)
     if array.dtype.hasobject or array.dtype.kind == "V":
         raise TypeError(f"{name} must be numeric, boolean or a string, got dtype {array.dtype}")
+    if array.dtype.kind in "US" and isinstance(value, (list, tuple)):
+        kinds = {type(item).__name__ for item in np.ravel(np.asarray(value, dtype=object))}
+        if kinds - {"str"}:
+            raise TypeError(f"{name} mixes strings with {sorted(kinds - {'str'})}; "
+                            "it would be stored as strings only")
     return array
 
 
