@@ -191,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(compare)
     grid = compare.add_argument_group("grid")
     grid.add_argument("--full", action="store_true",
-                      help="the paper-scale grid (see below); far beyond the 10-minute budget "
-                           "on 2 CPU cores")
+                      help="the paper-scale grid (see below); about 15-20 minutes on 2 CPU "
+                           "cores, against a few minutes for the default")
     grid.add_argument("--grid", type=_ints("--grid"), metavar="R1,R2,...",
                       help="TT-ranks to train, one model each")
     grid.add_argument("--compress-rank", type=int, metavar="R",
