@@ -55,7 +55,9 @@ def validate_cores(cores, core_ndim: int, layout: str):
                 f"cores[{k}] must have {core_ndim} axes {layout}, got shape {tuple(core.shape)}"
             )
         if any(n == 0 for n in core.shape):
-            raise ShapeMismatchError(f"cores[{k}] must have no empty axis, got shape {tuple(core.shape)}")
+            raise ShapeMismatchError(
+                f"cores[{k}] must have no empty axis, got shape {tuple(core.shape)}"
+            )
         dtypes.append(backend.working_dtype(xp, core.dtype, f"cores[{k}]"))
     if len(set(dtypes)) > 1:
         raise TypeError(f"cores must share one dtype, got {sorted({str(d) for d in dtypes})}")
@@ -63,7 +65,9 @@ def validate_cores(cores, core_ndim: int, layout: str):
     arrays = [core if core.dtype == dtype else xp.astype(core, dtype) for core in arrays]
 
     if arrays[0].shape[0] != 1:
-        raise RankMismatchError(f"cores[0] must have left rank 1, got shape {tuple(arrays[0].shape)}")
+        raise RankMismatchError(
+            f"cores[0] must have left rank 1, got shape {tuple(arrays[0].shape)}"
+        )
     if arrays[-1].shape[-1] != 1:
         raise RankMismatchError(
             f"cores[{len(arrays) - 1}] must have right rank 1, got shape {tuple(arrays[-1].shape)}"
@@ -105,7 +109,9 @@ class TTBase:
         if self._core_ndim == 3:
             return list(self._cores)
         xp = self.xp
-        return [xp.reshape(c, (c.shape[0], c.shape[1] * c.shape[2], c.shape[3])) for c in self._cores]
+        return [
+            xp.reshape(c, (c.shape[0], c.shape[1] * c.shape[2], c.shape[3])) for c in self._cores
+        ]
 
     def _from_cores3d(self, cores3d):
         """A new object of this type and these modes from 3-d cores."""

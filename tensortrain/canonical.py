@@ -17,7 +17,15 @@ from ._base import TTBase, check_tt
 from .decompositions import safe_norm, truncation_rank
 from .errors import check_eps, check_max_rank
 
-__all__ = ["orthogonalize", "round", "qr_sweep", "right_factors_norm", "unit_scaled", "times_power_of_two", "spread_power_of_two"]
+__all__ = [
+    "orthogonalize",
+    "round",
+    "qr_sweep",
+    "right_factors_norm",
+    "unit_scaled",
+    "times_power_of_two",
+    "spread_power_of_two",
+]
 
 
 def unit_scaled(xp, a):
@@ -30,14 +38,20 @@ def unit_scaled(xp, a):
     holding an integer.
     """
     peak = xp.max(xp.abs(a))
-    k = xp.where(peak > 0, xp.floor(xp.log2(xp.where(peak > 0, peak, xp.ones_like(peak)))), xp.zeros_like(peak))
-    return a * xp.astype(2.0 ** -k, a.dtype), k
+    k = xp.where(
+        peak > 0,
+        xp.floor(xp.log2(xp.where(peak > 0, peak, xp.ones_like(peak)))),
+        xp.zeros_like(peak),
+    )
+    return a * xp.astype(2.0**-k, a.dtype), k
 
 
 def times_power_of_two(xp, value, exponent):
     """``value * 2**exponent`` in two halves, so that neither factor overflows alone."""
     half = xp.floor(exponent / 2)
-    return value * xp.astype(2.0**half, value.dtype) * xp.astype(2.0 ** (exponent - half), value.dtype)
+    return (
+        value * xp.astype(2.0**half, value.dtype) * xp.astype(2.0 ** (exponent - half), value.dtype)
+    )
 
 
 def spread_power_of_two(xp, cores, exponent):
@@ -84,7 +98,8 @@ def qr_sweep(cores, direction: str):
             cores[k] = xp.reshape(Q, (r0, n, Q.shape[1]))
             nxt = cores[k + 1]
             cores[k + 1] = xp.reshape(
-                xp.matmul(R, xp.reshape(nxt, (nxt.shape[0], -1))), (R.shape[0],) + tuple(nxt.shape[1:])
+                xp.matmul(R, xp.reshape(nxt, (nxt.shape[0], -1))),
+                (R.shape[0],) + tuple(nxt.shape[1:]),
             )
             exponent = exponent + shift
     elif direction == "right":
@@ -129,7 +144,10 @@ def right_factors_norm(cores):
     # normal number, so a zero factor stays zero) and the base-2 logarithm of
     # the divisor is summed: fewer array operations than a power-of-two
     # scaling, and a norm need not be exact to the last bit.
-    tiny = xp.asarray(2.2250738585072014e-308 if log_dtype == xp.float64 else 1.1754943508222875e-38, dtype=log_dtype)
+    tiny = xp.asarray(
+        2.2250738585072014e-308 if log_dtype == xp.float64 else 1.1754943508222875e-38,
+        dtype=log_dtype,
+    )
     carry = None
     for core in cores[:0:-1]:
         r0, n, r1 = core.shape

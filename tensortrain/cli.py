@@ -579,7 +579,7 @@ def main(argv=None) -> int:
         print(f"tensortrain {args.command}: error: --threads must be >= 0, got {args.threads}",
               file=sys.stderr)
         return EXIT_USAGE
-    limits = _limit_blas_threads(args.threads)  # noqa: F841  (kept alive for the run)
+    limits = _limit_blas_threads(args.threads)
     try:
         return _run_compare(args) if args.command == "compare" else _run_train(args)
     except (CliError, ConfigError) as error:
@@ -593,6 +593,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"tensortrain {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if limits is not None:
+            limits.restore_original_limits()
 
 
 if __name__ == "__main__":

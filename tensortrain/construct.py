@@ -41,7 +41,9 @@ def clip_ranks(modes, ranks) -> tuple[int, ...]:
             raise ValueError(f"ranks of length d + 1 must start and end with 1, got {tuple(ranks)}")
         ranks = ranks[1:-1]
     inner = check_max_rank(ranks, d - 1, name="ranks") or ()
-    clipped = [min(r, math.prod(modes[: k + 1]), math.prod(modes[k + 1 :])) for k, r in enumerate(inner)]
+    clipped = [
+        min(r, math.prod(modes[: k + 1]), math.prod(modes[k + 1 :])) for k, r in enumerate(inner)
+    ]
     return (1, *clipped, 1)
 
 
@@ -114,7 +116,9 @@ def eye(modes, dtype=None, like=None) -> TTMatrix:
     modes = check_modes(modes, "modes")
     xp, dev = _namespace_for(like)
     dtype = _dtype(xp, dtype)
-    return TTMatrix._trusted([xp.reshape(xp.eye(n, dtype=dtype, device=dev), (1, n, n, 1)) for n in modes])
+    return TTMatrix._trusted(
+        [xp.reshape(xp.eye(n, dtype=dtype, device=dev), (1, n, n, 1)) for n in modes]
+    )
 
 
 def _gaussian_cores(core_shapes, rng, xp, dev, dtype, std: float):
@@ -152,7 +156,9 @@ def random(shape, ranks, rng=None, dtype=None, like=None, std: float = 1.0) -> T
     return TensorTrain._trusted(_gaussian_cores(core_shapes, rng, xp, dev, dtype, std))
 
 
-def random_matrix(row_modes, col_modes, ranks, rng=None, dtype=None, like=None, std: float = 1.0) -> TTMatrix:
+def random_matrix(
+    row_modes, col_modes, ranks, rng=None, dtype=None, like=None, std: float = 1.0
+) -> TTMatrix:
     """A TT-matrix with i.i.d. Gaussian cores; see :func:`random`.
 
     Ranks are clipped with the fused mode sizes ``m_k n_k``.

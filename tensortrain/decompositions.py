@@ -95,7 +95,9 @@ def _prepare(array, name: str):
     if array.dtype != dtype:
         array = xp.astype(array, dtype)
     if array.ndim == 0 or any(n == 0 for n in array.shape):
-        raise ShapeMismatchError(f"{name} must have at least one axis and no empty axis, got shape {tuple(array.shape)}")
+        raise ShapeMismatchError(
+            f"{name} must have at least one axis and no empty axis, got shape {tuple(array.shape)}"
+        )
     check_finite(xp, array, name)
     return xp, array
 
@@ -220,5 +222,8 @@ def matrix_from_dense(matrix, row_modes, col_modes, eps: float = 1e-10, max_rank
     tensor = xp.reshape(xp.permute_dims(tensor, order), fused)
     cores = _tt_svd_cores(xp, tensor, fused, eps, max_rank)
     return TTMatrix._trusted(
-        [xp.reshape(c, (c.shape[0], m, n, c.shape[2])) for c, m, n in zip(cores, row_modes, col_modes)]
+        [
+            xp.reshape(c, (c.shape[0], m, n, c.shape[2]))
+            for c, m, n in zip(cores, row_modes, col_modes)
+        ]
     )

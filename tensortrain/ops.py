@@ -29,9 +29,13 @@ def _check_pair(a, b, op: str):
     if not isinstance(a, TTBase) or not isinstance(b, TTBase):
         raise TypeError(f"{op} takes two TT objects, got {type(a).__name__} and {type(b).__name__}")
     if type(a) is not type(b):
-        raise TypeError(f"{op} needs operands of one type, got {type(a).__name__} and {type(b).__name__}")
+        raise TypeError(
+            f"{op} needs operands of one type, got {type(a).__name__} and {type(b).__name__}"
+        )
     if _modes(a) != _modes(b):
-        raise ShapeMismatchError(f"{op} needs operands of equal modes, got {_modes(a)} and {_modes(b)}")
+        raise ShapeMismatchError(
+            f"{op} needs operands of equal modes, got {_modes(a)} and {_modes(b)}"
+        )
     xp = backend.namespace(a._cores[0], b._cores[0])
     common = xp.result_type(a.dtype, b.dtype)
     return xp, common
@@ -80,7 +84,9 @@ def scale(tt: TTBase, alpha) -> TTBase:
         For a NaN or infinite ``alpha``.
     """
     if not _is_scalar(alpha):
-        raise TypeError(f"alpha must be a scalar (a number or a 0-d array), got {type(alpha).__name__}")
+        raise TypeError(
+            f"alpha must be a scalar (a number or a 0-d array), got {type(alpha).__name__}"
+        )
     value = _scalar_value(alpha)
     if value != value or abs(value) == float("inf"):
         raise ValueError(f"alpha must be finite, got {value!r}")
@@ -182,7 +188,9 @@ def kron(a: TTBase, b: TTBase) -> TTBase:
     Cost: none beyond the list; exact.
     """
     if not isinstance(a, TTBase) or type(a) is not type(b):
-        raise TypeError(f"kron needs two TT objects of one type, got {type(a).__name__} and {type(b).__name__}")
+        raise TypeError(
+            f"kron needs two TT objects of one type, got {type(a).__name__} and {type(b).__name__}"
+        )
     xp = backend.namespace(a._cores[0], b._cores[0])
     dtype = xp.result_type(a.dtype, b.dtype)
     return type(a)._trusted(_cast(xp, a.cores, dtype) + _cast(xp, b.cores, dtype))

@@ -41,8 +41,10 @@ def _host(value, name: str) -> np.ndarray:
     if array.dtype.kind in "US" and isinstance(value, (list, tuple)):
         kinds = {type(item).__name__ for item in np.ravel(np.asarray(value, dtype=object))}
         if kinds - {"str"}:
-            raise TypeError(f"{name} mixes strings with {sorted(kinds - {'str'})}; "
-                            "it would be stored as strings only")
+            raise TypeError(
+                f"{name} mixes strings with {sorted(kinds - {'str'})}; "
+                "it would be stored as strings only"
+            )
     return array
 
 
@@ -98,7 +100,10 @@ def save(
     """
     _check_arguments(model, optimizer, extra)
     entries = _entries(model, optimizer, extra)
-    write_atomic(os.path.abspath(os.fspath(path)), lambda stream: np.savez(stream, allow_pickle=False, **entries))
+    write_atomic(
+        os.path.abspath(os.fspath(path)),
+        lambda stream: np.savez(stream, allow_pickle=False, **entries),
+    )
 
 
 def _read(path) -> dict[str, np.ndarray]:
@@ -127,7 +132,9 @@ def _read(path) -> dict[str, np.ndarray]:
 
 
 def _section(entries, prefix: str) -> dict[str, np.ndarray]:
-    return {name[len(prefix):]: value for name, value in entries.items() if name.startswith(prefix)}
+    return {
+        name[len(prefix) :]: value for name, value in entries.items() if name.startswith(prefix)
+    }
 
 
 def _check_parameters(model: Module, saved: dict[str, np.ndarray]) -> None:
@@ -142,8 +149,7 @@ def _check_parameters(model: Module, saved: dict[str, np.ndarray]) -> None:
         value = saved[name]
         if value.shape != p.shape:
             raise ValueError(
-                f"parameter {name!r} must have shape {p.shape}, got {value.shape} "
-                "in the checkpoint"
+                f"parameter {name!r} must have shape {p.shape}, got {value.shape} in the checkpoint"
             )
         if value.dtype.kind != "f":
             raise ValueError(
@@ -157,8 +163,7 @@ def _check_optimizer(optimizer: Optimizer, entries) -> dict[str, np.ndarray]:
         raise ValueError("checkpoint holds no optimizer state, but an optimizer was given")
     if str(kind) != type(optimizer).__name__:
         raise ValueError(
-            f"checkpoint holds the state of a {kind} optimizer, "
-            f"got a {type(optimizer).__name__}"
+            f"checkpoint holds the state of a {kind} optimizer, got a {type(optimizer).__name__}"
         )
     state = _section(entries, _OPTIM)
     optimizer.check_state_dict(state)
