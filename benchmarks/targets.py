@@ -41,9 +41,10 @@ REASONS = {
         "below its large-GEMM rate (50-60% at 32); the planned layouts copy no large "
         "intermediate (the plan's elements_moved), so the gap is the BLAS rate of thin products."),
     "nn_gru_step rank 8": (
-        "at batch 16 the TT projections are sequences of small contractions, and the per-call "
-        "overhead of about 20 microseconds per contraction (four cores forward, eight "
-        "backward, every time step) cancels the flop savings."),
+        "at batch 16 the hidden-to-hidden TT product of every time step is a chain of four "
+        "thin matrix products with a transpose between them; at rank 8 it needs half the "
+        "flops of the dense 512 x 1536 product but runs at about a quarter of its rate "
+        "(float32, one thread: 12 MFLOP in 0.86 ms against 25 MFLOP in 0.46 ms)."),
 }
 
 COMPARISONS = {">=": operator.ge, "<=": operator.le, "<": operator.lt}
