@@ -28,6 +28,7 @@ __all__ = [
     "svd",
     "qr",
     "r_factor",
+    "adjoint_for",
     "conj_transpose",
     "to_int",
 ]
@@ -117,10 +118,19 @@ def working_dtype(xp, dtype, name: str = "array"):
     )
 
 
+def adjoint_for(xp, dtype):
+    """The function ``a -> a^H`` for matrices of ``dtype`` (a plain transpose when real).
+
+    Deciding once per routine keeps a dtype test off the inner loops.
+    """
+    if is_complex_dtype(xp, dtype):
+        return lambda a: xp.conj(xp.matrix_transpose(a))
+    return xp.matrix_transpose
+
+
 def conj_transpose(xp, a):
     """``a^H`` of a matrix; only a view for real dtypes."""
-    a = xp.matrix_transpose(a)
-    return xp.conj(a) if is_complex_dtype(xp, a.dtype) else a
+    return adjoint_for(xp, a.dtype)(a)
 
 
 def to_int(x) -> int:

@@ -134,30 +134,19 @@ def right_factors_norm(cores):
     0-d real array. Cost: ``O(d n r^3)``.
     """
     xp = backend.namespace(*cores)
-    log_dtype = backend.real_dtype(xp, cores[0].dtype)
-    exponent = xp.zeros((), dtype=log_dtype, device=array_api_compat.device(cores[0]))
-    if backend.is_complex_dtype(xp, cores[0].dtype):
-        adjoint = lambda m: xp.conj(xp.matrix_transpose(m))  # noqa: E731
-    else:
-        adjoint = xp.matrix_transpose
-    # Each carried factor is divided by its norm (floored at the smallest
-    # normal number, so a zero factor stays zero) and the base-2 logarithm of
-    # the divisor is summed: fewer array operations than a power-of-two
-    # scaling, and a norm need not be exact to the last bit.
-    tiny = xp.asarray(
-        2.2250738585072014e-308 if log_dtype == xp.float64 else 1.1754943508222875e-38,
-        dtype=log_dtype,
+    exponent = xp.zeros(
+        (), dtype=backend.real_dtype(xp, cores[0].dtype), device=array_api_compat.device(cores[0])
     )
+    adjoint = backend.adjoint_for(xp, cores[0].dtype)
     carry = None
     for core in cores[:0:-1]:
         r0, n, r1 = core.shape
         block = xp.reshape(core, (r0 * n, r1))
         if carry is not None:
             block = xp.matmul(block, carry)
-        R = adjoint(backend.r_factor(xp, adjoint(xp.reshape(block, (r0, -1)))))
-        unit = xp.maximum(xp.linalg.vector_norm(R), tiny)
-        carry = R / (unit if unit.dtype == R.dtype else xp.astype(unit, R.dtype))
-        exponent = exponent + xp.log2(unit)
+        R = backend.r_factor(xp, adjoint(xp.reshape(block, (r0, -1))))
+        carry, shift = unit_scaled(xp, adjoint(R))
+        exponent = exponent + shift
     first = xp.reshape(cores[0], (-1, cores[0].shape[2]))
     if carry is not None:
         first = xp.matmul(first, carry)
