@@ -51,7 +51,6 @@ PAPER = {
                   finetune_epochs=5, ranks=8),
 }
 #: Options that may differ from the stored run on --resume.
-RESUMABLE = {"epochs", "quiet", "json", "device"}
 _MODEL_FIELDS = ("task", "cell", "hidden", "input_modes", "hidden_modes", "tt_input",
                  "tt_hidden", "ranks", "batch_size", "lr", "clip", "dropout", "seed",
                  "limit", "max_steps")
@@ -136,14 +135,17 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 COMPARE_EPILOG = f"""\
 defaults of the quick comparison (no --full):
-{_preset_text({task: {k: v for k, v in values.items()} for task, values in QUICK.items()})}
-defaults with --full (the paper-scale layout: pre-net 88->256, GRU 256->512,
-input modes 4,4,4,4, hidden modes 8,4,4,4, both W_ih and W_hh in TT format):
+{_preset_text(QUICK)}
+defaults with --full (for the chorales the paper-scale layout: pre-net
+88->256, GRU 256->512, input modes 4,4,4,4, hidden modes 8,4,4,4); the TT
+models of a comparison have both W_ih and W_hh in TT format, with or without
+--full:
 {_preset_text({task: {k: v for k, v in values.items() if k != "ranks"}
                for task, values in PAPER.items()})}
 Every model gets the same epochs, batch size, lr, clipping, dropout and seed;
 the compressed model is the dense model's best epoch compressed by TT-SVD and
-fine-tuned for --finetune-epochs. The data split is 60/20/20 by piece (seed 0).
+fine-tuned for --finetune-epochs. The chorales are split 60/20/20 by piece,
+the MNIST digits 300/100/100 per class (seed 0 for both).
 Outputs in --out (default runs/compare-<task>-<timestamp>): results.md,
 results.json (keys: command, task, version, config, grid, out_dir, rows,
 metrics, files, notes, wall_seconds; each row: name, kind, cell, ranks,
@@ -313,7 +315,7 @@ def _resume_config(args) -> RunConfig:
     except (OSError, ValueError) as error:
         raise CliError(f"--resume {run_dir}: cannot read {CONFIG_FILE} ({error})") from None
     for name in ("ranks", "eps", "compress_from", "out", *_MODEL_FIELDS):
-        if name in RESUMABLE or not _given(args, name):
+        if not _given(args, name):
             continue
         flag = "--" + name.replace("_", "-")
         raise CliError(f"{flag} cannot be given with --resume (the run's settings are in "

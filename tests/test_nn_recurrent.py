@@ -457,3 +457,11 @@ def test_layers_run_on_array_api_strict_arrays_like_on_numpy(sides):
     np.testing.assert_allclose(np.asarray(hs), plain.forward(x, mask=mask), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(dx), plain.backward(dhs), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(strict.dh0), plain.dh0, rtol=1e-12)
+
+
+def test_compress_keeps_the_modes_of_a_side_that_is_tt_already():
+    cell = nn.GRUCell(8, 8, input_modes=(2, 4), hidden_modes=(2, 4), ranks=2, tt_hidden=True, rng=0)
+    compressed = nn.compress(cell, max_rank=2)
+    assert compressed.hidden_modes == compressed.w_hh.in_modes == (2, 4)
+    with pytest.raises(ValueError, match="hidden_modes must match the projection"):
+        nn.compress(cell, max_rank=2, hidden_modes=(4, 2))

@@ -49,7 +49,8 @@ class PredictionModel(nn.Module):
     config : RunConfig
         Sizes, modes, ranks and dropout.
     rng : numpy.random.Generator
-        Draws the initial weights, then seeds the dropout masks.
+        Draws the initial weights (training gives the dropout layers a
+        generator of their own at every epoch).
     like : array, optional
         Library and device of the parameters (NumPy by default).
     """

@@ -12,7 +12,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .. import __version__, nn
 from .config import ConfigError, RunConfig
@@ -45,25 +45,22 @@ class Session:
         No progress bars and no notes.
     like : array or None
         A CuPy array for ``--device gpu``, None for NumPy.
-    stream : text stream
-        stderr by default.
     """
 
     out_dir: Path
     quiet: bool = False
     like: Any = None
-    stream: TextIO | None = None
 
     def progress(self, label: str, total: int = 0):
         """A progress bar on the stream, or a silent one when quiet."""
         if self.quiet:
             return NullProgress(label, total)
-        return ProgressBar(label, total, self.stream or sys.stderr)
+        return ProgressBar(label, total, sys.stderr)
 
     def note(self, message: str) -> None:
         """A line of information on the stream (not when quiet)."""
         if not self.quiet:
-            print(message, file=self.stream or sys.stderr, flush=True)
+            print(message, file=sys.stderr, flush=True)
 
 
 def load_checkpoint_config(path: Path) -> RunConfig:

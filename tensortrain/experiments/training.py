@@ -105,6 +105,12 @@ def evaluate(model: nn.Module, task_data: TaskData, split: str, like=None) -> tu
     return metrics(totals)
 
 
+def _steps_per_epoch(task_data, config) -> int:
+    """Training batches per epoch, after ``--max-steps``."""
+    steps = task_data.num_train_batches(config.batch_size)
+    return steps if config.max_steps is None else min(steps, config.max_steps)
+
+
 def _reseed_dropout(model: nn.Module, seed: int, epoch: int) -> None:
     """Give every dropout layer the generator of this epoch (same on resume)."""
     for index, module in enumerate(m for m in model.modules() if isinstance(m, nn.Dropout)):
@@ -116,9 +122,7 @@ def _train_epoch(model, optimizer, task_data: TaskData, config: RunConfig, epoch
     """One pass over the training batches; returns (mean loss, seconds)."""
     _reseed_dropout(model, config.seed, epoch)
     model.train()
-    total_steps = task_data.num_train_batches(config.batch_size)
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
+    total_steps = _steps_per_epoch(task_data, config)
     unit = "frames/s" if task_data.task == "chorales" else "images/s"
     loss_sum = count = 0.0
     start = time.perf_counter()
@@ -126,6 +130,8 @@ def _train_epoch(model, optimizer, task_data: TaskData, config: RunConfig, epoch
     for step, (inputs, targets, mask) in enumerate(batches, start=1):
         if step > total_steps:
             break
+        # Frames (or images) in the batch, read while the mask is still on the host.
+        weight = float(np.sum(mask)) if mask is not None else float(inputs.shape[1])
         inputs, targets, mask = (_on_device(a, like) for a in (inputs, targets, mask))
         model.zero_grad()
         logits = model.forward(inputs, mask)
@@ -138,8 +144,6 @@ def _train_epoch(model, optimizer, task_data: TaskData, config: RunConfig, epoch
             raise NonFiniteLoss("gradient norm", norm, epoch, step, last_good)
         optimizer.step()
 
-        weight = float(np.sum(backend.to_numpy(mask))) if mask is not None else float(
-            inputs.shape[1])
         loss_sum += loss * weight
         count += weight
         elapsed = time.perf_counter() - start
@@ -172,7 +176,7 @@ def _save(run_dir: Path, model, optimizer, config, epoch, history, improved) -> 
 
 def train(model: nn.Module, config: RunConfig, task_data: TaskData, run_dir: Path, *,
           progress_factory: Callable, resume: bool = False, evaluate_initial: bool = False,
-          label: str = "", like=None, on_epoch: Callable[[dict], None] | None = None
+          label: str = "", like=None
           ) -> TrainResult:
     """Train ``model`` for ``config.epochs`` epochs (or the rest of them on resume).
 
@@ -198,8 +202,6 @@ def train(model: nn.Module, config: RunConfig, task_data: TaskData, run_dir: Pat
         Name shown in the progress bars.
     like : array, optional
         Batches are moved to this array's library and device.
-    on_epoch : callable, optional
-        Called with each new history entry.
 
     Returns
     -------
@@ -225,8 +227,6 @@ def train(model: nn.Module, config: RunConfig, task_data: TaskData, run_dir: Pat
         history.append(entry)
         _save(run_dir, model, optimizer, config, 0, history, improved=True)
         last_good = run_dir / LAST_CHECKPOINT
-        if on_epoch is not None:
-            on_epoch(entry)
 
     first_epoch = 1 + max((entry["epoch"] for entry in history), default=0)
     for epoch in range(first_epoch, config.epochs + 1):
@@ -237,13 +237,11 @@ def train(model: nn.Module, config: RunConfig, task_data: TaskData, run_dir: Pat
             bar.close(valid_nll=entry["valid_nll"])
         if not math.isfinite(entry["valid_nll"]):
             raise NonFiniteLoss("validation NLL", entry["valid_nll"], epoch,
-                                task_data.num_train_batches(config.batch_size), last_good)
+                                _steps_per_epoch(task_data, config), last_good)
         improved = not history or entry["valid_nll"] < best_entry(history)["valid_nll"]
         history.append(entry)
         _save(run_dir, model, optimizer, config, epoch, history, improved)
         last_good = run_dir / LAST_CHECKPOINT
-        if on_epoch is not None:
-            on_epoch(entry)
     if not history:
         raise ValueError(f"epochs must leave at least one epoch to run, got {config.epochs}")
     return TrainResult(history, best_entry(history))

@@ -1,8 +1,8 @@
 """Elementwise activations, dropout, and the sequential container.
 
 The functions :func:`sigmoid` and :func:`log_sigmoid` are numerically stable
-for any finite input (no overflow in ``exp``) and are shared with the losses
-and the recurrent cells.
+for any finite input (no overflow in ``exp``); :func:`sigmoid` is shared with
+the recurrent cells.
 """
 
 from __future__ import annotations

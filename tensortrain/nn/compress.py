@@ -27,10 +27,21 @@ def _cells(module) -> list[RecurrentCell]:
     return [m for m in module.modules() if isinstance(m, RecurrentCell)]
 
 
+def _kept_modes(given, layer_modes, name: str):
+    """The modes of a projection that is TT already; ``given`` may only repeat them."""
+    if given is not None and tuple(given) != tuple(layer_modes):
+        raise ValueError(
+            f"{name} must match the projection that is in TT format already, "
+            f"{tuple(layer_modes)}, got {tuple(given)}"
+        )
+    return tuple(layer_modes)
+
+
 def _compress_cell(cell, eps, max_rank, input_modes, hidden_modes, tt_input, tt_hidden):
-    if cell.tt_input or cell.tt_hidden:  # keep the modes of the side that is TT already
-        input_modes = cell.input_modes if input_modes is None else input_modes
-        hidden_modes = cell.hidden_modes if hidden_modes is None else hidden_modes
+    if cell.tt_input:
+        input_modes = _kept_modes(input_modes, cell.w_ih.in_modes, "input_modes")
+    if cell.tt_hidden:
+        hidden_modes = _kept_modes(hidden_modes, cell.w_hh.in_modes, "hidden_modes")
     input_modes, hidden_modes = resolve_modes(
         cell.input_size, cell.hidden_size, input_modes, hidden_modes, tt_input
     )

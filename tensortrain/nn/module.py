@@ -27,7 +27,6 @@ class Parameter:
 
     def __init__(self, value):
         self.value = value
-        self.grad = None
         self.zero_grad()
 
     def zero_grad(self) -> None:

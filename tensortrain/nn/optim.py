@@ -1,8 +1,8 @@
 """First-order optimizers (SGD with momentum, Adam) and gradient-norm clipping.
 
 An optimizer holds named parameters. Its state (momentum buffers, moment
-estimates, the step count) is a flat ``dict`` of name to array whose names
-are stable, so it can be saved with :func:`tensortrain.nn.save` and given
+estimates, the step count) comes out of ``state_dict()`` as a flat ``dict``
+of name to array whose names are stable, so it can be saved with :func:`tensortrain.nn.save` and given
 back to a fresh optimizer over the same model. Hyperparameters (``lr`` and
 the rest) are constructor arguments and not part of the state; changing
 ``optimizer.lr`` between steps is how a schedule is applied.
