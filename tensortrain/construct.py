@@ -9,7 +9,7 @@ import array_api_compat
 import numpy as np
 
 from . import backend
-from .errors import check_max_rank, check_modes
+from .errors import check_max_rank, check_modes, check_positive_int
 from .tensor_train import TensorTrain
 from .tt_matrix import TTMatrix
 
@@ -62,12 +62,8 @@ def factor_modes(n: int, d: int | None = None) -> tuple[int, ...]:
     d : int, optional
         Number of modes; by default about ``log_4 n`` (modes near 4).
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if d is None:
-        d = max(1, round(math.log2(n) / 2)) if n > 1 else 1
-    if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
-        raise ValueError(f"d must be a positive integer, got {d!r}")
+    n = check_positive_int(n, "n")
+    d = check_positive_int(max(1, round(math.log2(n) / 2)) if d is None else d, "d")
     primes, rest, p = [], int(n), 2
     while p * p <= rest:
         while rest % p == 0:

@@ -18,6 +18,7 @@ __all__ = [
     "check_max_rank",
     "check_modes",
     "check_finite",
+    "check_positive_int",
 ]
 
 
@@ -83,6 +84,13 @@ def check_modes(modes, name: str = "modes") -> tuple[int, ...]:
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"{name} must hold positive integers, got {tuple(modes)!r}")
     return tuple(int(n) for n in modes)
+
+
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int after checking it is an integer >= 1 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def check_finite(xp, array, name: str) -> None:

@@ -23,19 +23,13 @@ import numpy as np
 
 from .. import backend
 from ..construct import factor_modes
-from ..errors import check_modes
+from ..errors import check_modes, check_positive_int
 from .activations import sigmoid
 from .init import orthogonal
 from .linear import Linear, TTLinear
 from .module import Module
 
 __all__ = ["RecurrentCell", "RNNCell", "GRUCell", "StepCache", "resolve_modes", "gate_modes"]
-
-
-def _check_size(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _checked_modes(modes, size: int, name: str, size_name: str):
@@ -176,8 +170,8 @@ class RecurrentCell(Module):
         dtype=None,
         like=None,
     ):
-        self.input_size = _check_size(input_size, "input_size")
-        self.hidden_size = _check_size(hidden_size, "hidden_size")
+        self.input_size = check_positive_int(input_size, "input_size")
+        self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.input_modes = _checked_modes(
             input_modes, self.input_size, "input_modes", "input_size"
         )

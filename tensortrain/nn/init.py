@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import backend
 from ..construct import clip_ranks
-from ..errors import ShapeMismatchError, check_modes
+from ..errors import ShapeMismatchError, check_modes, check_positive_int
 
 __all__ = [
     "resolve_dtype",
@@ -71,12 +71,6 @@ def place(values, dtype=None, like=None):
     return xp.asarray(np.asarray(values), dtype=dtype, device=device)
 
 
-def _check_fan(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def glorot_std(fan_in: int, fan_out: int) -> float:
     """Glorot (Xavier) standard deviation ``sqrt(2 / (fan_in + fan_out))``.
 
@@ -85,8 +79,8 @@ def glorot_std(fan_in: int, fan_out: int) -> float:
     ValueError
         If either fan is not a positive integer.
     """
-    fan_in = _check_fan(fan_in, "fan_in")
-    fan_out = _check_fan(fan_out, "fan_out")
+    fan_in = check_positive_int(fan_in, "fan_in")
+    fan_out = check_positive_int(fan_out, "fan_out")
     return math.sqrt(2.0 / (fan_in + fan_out))
 
 
@@ -190,4 +184,4 @@ def orthogonal(shape, rng=None, dtype=None, like=None, gain: float = 1.0):
 def _matrix_shape(shape) -> tuple[int, int]:
     if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 2:
         raise ValueError(f"shape must be a pair (rows, cols), got {shape!r}")
-    return _check_fan(shape[0], "shape[0]"), _check_fan(shape[1], "shape[1]")
+    return check_positive_int(shape[0], "shape[0]"), check_positive_int(shape[1], "shape[1]")

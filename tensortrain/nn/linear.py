@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 from dataclasses import dataclass
 
 import array_api_compat
@@ -26,18 +25,12 @@ import numpy as np
 from .. import backend
 from ..construct import clip_ranks
 from ..contract import einsum
-from ..errors import ShapeMismatchError, check_modes
+from ..errors import ShapeMismatchError, check_modes, check_positive_int
 from ..tt_matrix import TTMatrix
 from . import init
 from .module import Module, Parameter
 
 __all__ = ["Linear", "TTLinear", "chain_flops", "chain_direction"]
-
-
-def _check_features(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _flatten_input(x, in_features: int, dtype):
@@ -139,8 +132,8 @@ class Linear(_Layer):
     def __init__(
         self, in_features, out_features, bias: bool = True, rng=None, dtype=None, like=None
     ):
-        self.in_features = _check_features(in_features, "in_features")
-        self.out_features = _check_features(out_features, "out_features")
+        self.in_features = check_positive_int(in_features, "in_features")
+        self.out_features = check_positive_int(out_features, "out_features")
         shape = (self.out_features, self.in_features)
         self.weight = Parameter(init.glorot_uniform(shape, rng=rng, dtype=dtype, like=like))
         self.bias = Parameter(_zero_bias(self.out_features, dtype, like)) if bias else None
