@@ -66,7 +66,7 @@ def _squeezed_cores(xp, W: TTMatrix):
     )
 
 
-def _layout(W: TTMatrix, x_shape, side: str):
+def _operand_layout(W: TTMatrix, x_shape, side: str):
     """Network layout of a dense operand: (operand shape, output shape, batch?, trailing?)."""
     rows, cols = W.shape
     x_shape = tuple(int(n) for n in x_shape)
@@ -101,7 +101,7 @@ def _dense_product(W: TTMatrix, x, side: str):
     dtype = backend.working_dtype(xp, x.dtype, "x")
     if x.dtype != dtype:
         x = xp.astype(x, dtype)
-    operand_shape, out_shape, batch, trailing = _layout(W, x.shape, side)
+    operand_shape, out_shape, batch, trailing = _operand_layout(W, x.shape, side)
     subscripts = _network(W.num_cores, side, batch, trailing)
     result = einsum(subscripts, *_squeezed_cores(xp, W), xp.reshape(x, operand_shape))
     return xp.reshape(result, out_shape)
@@ -132,7 +132,7 @@ def plan_dense_product(W: TTMatrix, x_shape, side: str = "right"):
     """
     if side not in ("right", "left"):
         raise ValueError(f"side must be 'right' or 'left', got {side!r}")
-    operand_shape, _, batch, trailing = _layout(W, x_shape, side)
+    operand_shape, _, batch, trailing = _operand_layout(W, x_shape, side)
     subscripts = _network(W.num_cores, side, batch, trailing)
     return plan(subscripts, *(c.shape for c in _squeezed_cores(W.xp, W)), operand_shape)
 
